@@ -12,9 +12,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,7 +57,7 @@ func NewClient(token, apiURL string, hc *http.Client, log *slog.Logger) *Client 
 		log = slog.New(slog.DiscardHandler)
 	}
 	api := *hc
-	api.Transport = retryAfterTransport{base: hc.Transport}
+	api.Transport = retryAfterTransport{base: hc.Transport, holds: &methodHolds{log: log}}
 	opts := []slack.Option{slack.OptionHTTPClient(&api)}
 	if apiURL != "" {
 		opts = append(opts, slack.OptionAPIURL(apiURL))
@@ -70,19 +72,87 @@ func NewClient(token, apiURL string, hc *http.Client, log *slog.Logger) *Client 
 // fractional seconds for a malformed answer. A reply would then be
 // dropped after its first try, where a mention has no response URL to
 // fall back on, rather than sent again after the wait.
-type retryAfterTransport struct{ base http.RoundTripper }
+//
+// It also keeps the method a 429 answered held for its Retry-After (see
+// methodHolds): a call of it meanwhile is answered here, with a 429 whose
+// Retry-After is the wait left, and never reaches Slack.
+type retryAfterTransport struct {
+	base  http.RoundTripper
+	holds *methodHolds
+}
 
 func (t retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	method := path.Base(r.URL.Path)
+	if left := t.holds.left(method, time.Now()); left > 0 {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return held(r, left), nil
+	}
 	resp, err := base.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		wait := responseRetryAfter(resp.Header.Get("Retry-After"))
-		resp.Header.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10))
+		secs := int64(math.Ceil(responseRetryAfter(resp.Header.Get("Retry-After")).Seconds()))
+		resp.Header.Set("Retry-After", strconv.FormatInt(secs, 10))
+		t.holds.hold(method, time.Duration(secs)*time.Second, time.Now())
 	}
 	return resp, err
+}
+
+// held is the answer to a call of a held method: a 429 as Slack's, whose
+// Retry-After is left in whole seconds, rounded up so that a call made
+// again after it finds the hold over.
+func held(r *http.Request, left time.Duration) *http.Response {
+	h := http.Header{}
+	h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(left.Seconds())), 10))
+	return &http.Response{
+		Status: "429 Too Many Requests", StatusCode: http.StatusTooManyRequests,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: http.NoBody, Request: r,
+	}
+}
+
+// methodHolds remembers, for each Web API method, until when the last
+// 429 asked the app to keep off it. Slack counts its limits per method
+// and workspace, so a call of the method meanwhile would meet a 429 of
+// its own, whatever the call: a reply whose caller gave up on a long
+// Retry-After (past the 30 s a reply may take, the 5 s of a presence
+// check) left the wait unknown to the next one. It is safe for
+// concurrent use.
+type methodHolds struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// left is how long method stays held at now; 0 when it is not.
+func (h *methodHolds) left(method string, now time.Time) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return max(h.until[method].Sub(now), 0)
+}
+
+// hold keeps method held for d from now. A hold that starts is logged;
+// one that extends a hold already running (calls that were on their way
+// meet the same limit) is not.
+func (h *methodHolds) hold(method string, d time.Duration, now time.Time) {
+	until := now.Add(d)
+	h.mu.Lock()
+	prev := h.until[method]
+	if until.After(prev) {
+		if h.until == nil {
+			h.until = map[string]time.Time{}
+		}
+		h.until[method] = until
+	}
+	h.mu.Unlock()
+	if !prev.After(now) {
+		h.log.Warn("slack rate limit; holding the method's calls until its Retry-After has passed",
+			"method", method, "retry_after", d, "until", until.UTC().Format(time.RFC3339))
+	}
 }
 
 // webAPITimeout bounds a Web API call of the default HTTP client.
