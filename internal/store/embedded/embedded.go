@@ -545,7 +545,11 @@ func openFile(ctx context.Context, path, newFile string, readOnly bool) (*bolt.D
 			r.db.Close()
 		}
 	}()
-	return nil, fmt.Errorf("state store %s did not open in time: %w", path, context.Cause(ctx))
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Told to stop (SIGTERM): nothing says the disk was slow.
+		return nil, fmt.Errorf("state store %s had not opened when the call was cancelled: %w", path, ctxErr(ctx))
+	}
+	return nil, fmt.Errorf("state store %s did not open in time: %w", path, ctxErr(ctx))
 }
 
 // openError is the error of Open for err, openBolt's, with readOnly
@@ -1292,16 +1296,16 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 // noAnswer is the error of a transaction begun whose ctx ended before it
 // did: the disk holding the file did not answer in time, as a stalled
 // one does not, or the call was cancelled first (see unanswered), and a
-// write may still be made once it answers. It wraps ctx's cause, and its
-// message, for people, says so: not deploy.StoreUnreachable's "state
-// store unreachable", Redis's words, which deploy.StoreReason gives an
-// error without a message of its own: the file is local, and nothing was
-// tried to reach.
+// write may still be made once it answers. It wraps ctx's error and its
+// cause, and its message, for people, says so: not
+// deploy.StoreUnreachable's "state store unreachable", Redis's words,
+// which deploy.StoreReason gives an error without a message of its own:
+// the file is local, and nothing was tried to reach.
 func (s *Store) noAnswer(ctx context.Context, write bool) error {
 	if write {
-		return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s %s, the change may still be made", s.path, unanswered(ctx))
+		return errs.Wrap(errs.Unavailable, ctxErr(ctx), "state store %s %s, the change may still be made", s.path, unanswered(ctx))
 	}
-	return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s %s", s.path, unanswered(ctx))
+	return errs.Wrap(errs.Unavailable, ctxErr(ctx), "state store %s %s", s.path, unanswered(ctx))
 }
 
 // unanswered says why the file had not answered when ctx ended: its time
@@ -1326,10 +1330,25 @@ const mayBeStalled = "its disk may be stalled"
 
 // notRun is the error of a write given up, as ctx ended, while it waited
 // its turn behind another on the disk: it was never begun, and never will
-// be.
+// be. It wraps deploy.ErrStoreNotRun and ctx's error (and its cause, when
+// another), as notBegun does, and says which ended it: its time running
+// out, or a cancel (see unanswered), which says nothing of the disk.
 func (s *Store) notRun(ctx context.Context) error {
-	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, context.Cause(ctx)),
-		"state store %s did not answer in time: the write waited behind another on its disk, and is dropped", s.path)
+	said := "did not answer in time"
+	if errors.Is(ctx.Err(), context.Canceled) {
+		said = unanswered(ctx)
+	}
+	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, ctxErr(ctx)),
+		"state store %s %s: the write waited behind another on its disk, and is dropped", s.path, said)
+}
+
+// ctxErr is ctx's error, wrapping its cause too when that is another.
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
 }
 
 // notBegun is the error of a write called with ctx ended already, refused
@@ -1348,9 +1367,8 @@ func (s *Store) notBegun(ctx context.Context) error {
 	}
 	if cause := context.Cause(ctx); cause != nil && cause != err {
 		why += " (" + cause.Error() + ")"
-		err = fmt.Errorf("%w: %w", err, cause)
 	}
-	err = fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, err)
+	err = fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, ctxErr(ctx))
 	if d := s.damage.Load(); d != nil {
 		return fmt.Errorf("%w: %w", d, err)
 	}

@@ -259,7 +259,7 @@ func (s *Store) pruneFences(ctx context.Context) error {
 	case <-ctx.Done():
 		// The Acquire under way waits for the disk: what is said of
 		// the file is said of it, not that it is unreachable.
-		return errs.Wrap(errs.Unavailable, context.Cause(ctx), "drop fencing counters: state store %s %s; none was dropped", s.path, unanswered(ctx))
+		return errs.Wrap(errs.Unavailable, ctxErr(ctx), "drop fencing counters: state store %s %s; none was dropped", s.path, unanswered(ctx))
 	}
 	// With no Acquire running, the leases in force now are all there
 	// will be until the transaction ends.

@@ -42,7 +42,7 @@ func TestNoAnswerSaysWhatOfTheFile(t *testing.T) {
 		{"cancelled with a cause", func(t *testing.T) (context.Context, func()) {
 			ctx, cancel := context.WithCancelCause(t.Context())
 			return ctx, func() { cancel(stopping) }
-		}, []error{stopping}, "had not answered when the call was cancelled (the bot is stopping)"},
+		}, []error{context.Canceled, stopping}, "had not answered when the call was cancelled (the bot is stopping)"},
 	} {
 		t.Run(end.name, func(t *testing.T) { testNoAnswer(t, end.ended, end.want, end.says) })
 	}

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,8 +37,29 @@ func TestOpenEndedContextCreatesNothing(t *testing.T) {
 // context ends while bbolt opens the file (reads its header on a stalled
 // disk; here a hook that waits), with an error wrapping the context's;
 // the file opened once the disk answers is closed, so that it opens
-// again. OpenContext waited as long as the disk did.
+// again. OpenContext waited as long as the disk did. Its error says
+// which ended it: a bot told to stop as it starts was told the store
+// "did not open in time", which sent whoever read it after the disk.
 func TestOpenEndsWithContextWhileOpening(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ended func(t *testing.T) (context.Context, func())
+		want  error
+		says  string
+	}{
+		{"cancelled", func(t *testing.T) (context.Context, func()) {
+			return context.WithCancel(t.Context())
+		}, context.Canceled, "had not opened when the call was cancelled: context canceled"},
+		{"out of time", func(t *testing.T) (context.Context, func()) {
+			ctx := &expiring{Context: context.Background(), done: make(chan struct{})}
+			return ctx, sync.OnceFunc(func() { close(ctx.done) })
+		}, context.DeadlineExceeded, "did not open in time: context deadline exceeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testOpenEnds(t, tc.ended, tc.want, tc.says) })
+	}
+}
+
+func testOpenEnds(t *testing.T, ended func(t *testing.T) (context.Context, func()), want error, says string) {
 	path := filepath.Join(t.TempDir(), "switchman.db")
 	s, err := Open(path, Options{})
 	if err != nil {
@@ -46,7 +68,7 @@ func TestOpenEndsWithContextWhileOpening(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := ended(t)
 	defer cancel()
 	release := make(chan struct{})
 	answer := sync.OnceFunc(func() { close(release) })
@@ -62,8 +84,11 @@ func TestOpenEndsWithContextWhileOpening(t *testing.T) {
 		}
 		return err
 	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("OpenContext: got %v, want an error wrapping context.Canceled", err)
+	if !errors.Is(err, want) {
+		t.Errorf("OpenContext: got %v, want an error wrapping %v", err, want)
+	}
+	if got, want := fmt.Sprint(err), "state store "+path+" "+says; got != want {
+		t.Errorf("OpenContext: got %q, want %q", got, want)
 	}
 	answer()
 	opening = nil
