@@ -210,7 +210,7 @@ func TestDisconnectBeforeLogin(t *testing.T) {
 			name:   "after the key was refused",
 			known:  refuser,
 			addr:   refuser.addr,
-			want:   "ssh: web1 (" + refuser.addr + "): log in as deploy: ",
+			want:   "ssh: web1 (" + refuser.addr + "): log in as deploy@" + refuser.addr + ": ",
 			reason: "too many authentication failures",
 		},
 	}
@@ -899,7 +899,7 @@ func TestSentAwayThenSilent(t *testing.T) {
 			if !errors.Is(err, deploy.ErrUnreachable) {
 				t.Errorf("got %v, want it to wrap deploy.ErrUnreachable", err)
 			}
-			want := "ssh: web1 (" + front + "): " + tt.want
+			want := "ssh: web1 (" + front + "): " + tt.want + " (connecting as " + f.User + "@" + front + ")"
 			before, after, timed := strings.Cut(want, "TOOK")
 			rest, ok := strings.CutPrefix(err.Error(), before)
 			switch {
@@ -957,7 +957,7 @@ func TestSentAwayThenSilent(t *testing.T) {
 			s.Close()
 			t.Fatal("Open of a host that refuses the last try succeeded")
 		}
-		want := "ssh: web1 (" + addr + "): host unreachable: the host closed the connection before login, 2 times, then dial tcp " + addr + ": connect: connection refused"
+		want := "ssh: web1 (" + addr + "): host unreachable: the host closed the connection before login, 2 times, then dial tcp " + addr + ": connect: connection refused (connecting as " + f.User + "@" + addr + ")"
 		if !errors.Is(err, deploy.ErrUnreachable) || err.Error() != want {
 			t.Errorf("got %q, want %q, wrapping deploy.ErrUnreachable", err, want)
 		}

@@ -474,6 +474,16 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		Config:            ssh.Config{KeyExchanges: keyExchanges, Ciphers: ciphers, MACs: macs},
 	}
 
+	// login, user@host:port, is what the errors of a host that did not
+	// let the bot in name: whoever reads "permission denied" on the
+	// host, or its sshd's log, needs the user it tried, and a bastion's
+	// may be another than the host's. Never a key or its path. A login
+	// refused says it up front; an unreachable host says it last, as
+	// "(connecting as …)", after why: a status line cuts a host's error
+	// short, and what stopped the connection matters more there.
+	login := user + "@" + addr
+	as := "connecting as " + login
+
 	// awayBefore and awayAfter count the earlier tries the host sent
 	// away before its banner and after it. A host that did so and then
 	// left the last try unanswered, or refused it, answered those: the
@@ -503,19 +513,19 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			// a refusal, status said a hung host "could not be read".
 			// How long it had is said, as ConnectTimeout is: the
 			// caller's limit may have been mostly spent before.
-			return fmt.Errorf("ssh: %s (%s): %w: %sno answer within the time limit of its caller, %s after the connection began: %w",
-				name, addr, deploy.ErrUnreachable, earlier(), time.Since(began).Round(time.Millisecond), ctx.Err())
+			return fmt.Errorf("ssh: %s (%s): %w: %sno answer within the time limit of its caller, %s after the connection began: %w (%s)",
+				name, addr, deploy.ErrUnreachable, earlier(), time.Since(began).Round(time.Millisecond), ctx.Err(), as)
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("ssh: connect %s (%s): %w", name, addr, ctx.Err())
 		}
 		if dctx.Err() != nil {
-			return fmt.Errorf("ssh: %s (%s): %w: %sno answer within %s", name, addr, deploy.ErrUnreachable, earlier(), t.cfg.ConnectTimeout)
+			return fmt.Errorf("ssh: %s (%s): %w: %sno answer within %s (%s)", name, addr, deploy.ErrUnreachable, earlier(), t.cfg.ConnectTimeout, as)
 		}
 		if e := earlier(); e != "" {
-			return fmt.Errorf("ssh: %s (%s): %w: %s%w", name, addr, deploy.ErrUnreachable, e, err)
+			return fmt.Errorf("ssh: %s (%s): %w: %s%w (%s)", name, addr, deploy.ErrUnreachable, e, err, as)
 		}
-		return fmt.Errorf("ssh: %s (%s): %w: %w", name, addr, deploy.ErrUnreachable, err)
+		return fmt.Errorf("ssh: %s (%s): %w: %w (%s)", name, addr, deploy.ErrUnreachable, err, as)
 	}
 	for attempt := 1; ; attempt++ {
 		conn, err := dial(dctx)
@@ -619,10 +629,10 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		// or "").
 		sentAwayErr := func(what, why string) error {
 			if limit != nil {
-				return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s, until the time limit of its caller (%w) ended the tries, %s after the connection began: %w",
-					name, addr, deploy.ErrUnreachable, what, times, why, limit, time.Since(began).Round(time.Millisecond), err)
+				return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s, until the time limit of its caller (%w) ended the tries, %s after the connection began: %w (%s)",
+					name, addr, deploy.ErrUnreachable, what, times, why, limit, time.Since(began).Round(time.Millisecond), err, as)
 			}
-			return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s: %w", name, addr, deploy.ErrUnreachable, what, times, why, err)
+			return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s: %w (%s)", name, addr, deploy.ErrUnreachable, what, times, why, err, as)
 		}
 		var hk *HostKeyError
 		switch {
@@ -648,13 +658,13 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			// it. "Unreachable: EOF" would send whoever reads it to
 			// the network, and a second try to a host shown the key
 			// already meets what the first did.
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: the host closed the connection during login: %w", name, addr, user, err)
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: the host closed the connection during login: %w", name, addr, login, err)
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
 			return nil, 0, seenKey{}, unreachable(err)
 		default:
 			// The host answered and refused: a login or algorithm
 			// problem, not one that a retry on another network fixes.
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, login, err)
 		}
 	}
 }

@@ -650,7 +650,7 @@ func TestRefusedLoginBeforeKeyNotTriedAgain(t *testing.T) {
 		s.Close()
 		t.Fatal("Open succeeded, want a refused login")
 	}
-	want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): log in as " + f.User + ": "
+	want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): log in as " + f.User + "@" + f.Hosts[0].Addr + ": "
 	if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, "Too many authentication failures") {
 		t.Errorf("got %q, want it to start %q and give the host's reason", msg, want)
 	}
@@ -697,7 +697,7 @@ func TestDroppedDuringLoginNotTriedAgain(t *testing.T) {
 		s.Close()
 		t.Fatal("Open succeeded, want a failed login")
 	}
-	want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): log in as " + f.User + ": the host closed the connection during login: "
+	want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): log in as " + f.User + "@" + f.Hosts[0].Addr + ": the host closed the connection during login: "
 	if msg := err.Error(); !strings.HasPrefix(msg, want) {
 		t.Errorf("got %q, want it to start %q", msg, want)
 	}
@@ -1039,7 +1039,7 @@ func TestHungHostWithinTheCallersLimit(t *testing.T) {
 	// It names the host and says how long it had, as "no answer within
 	// 10s" does at ConnectTimeout.
 	prefix := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): host unreachable: no answer within the time limit of its caller, "
-	suffix := " after the connection began: context deadline exceeded"
+	suffix := " after the connection began: context deadline exceeded (connecting as " + f.User + "@" + f.Hosts[0].Addr + ")"
 	msg := err.Error()
 	if !strings.HasPrefix(msg, prefix) || !strings.HasSuffix(msg, suffix) {
 		t.Fatalf("got %q, want %q, how long, %q", msg, prefix, suffix)
