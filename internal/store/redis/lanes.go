@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,13 +26,108 @@ import (
 // failed. Now, when await gives up on a call, it closes the connection of
 // the call's lane: the read ends at once, the lane is free, and the next
 // call on it dials again.
+//
+// Each lane's go-redis pool stops dialling after as many failed dials as
+// its size, and answers its last dial error until a dial it tries each
+// second succeeds (see newLanes). A single pool comes back as a whole at
+// that dial; lanes came back each at its own, so that for up to a second
+// after Redis was back a command could be refused as unreachable while
+// the one before it, on another lane, worked. Now the lanes share what
+// their dials found: a lane whose last dial failed before another lane's
+// succeeded starts afresh, with a new client, before its next call.
 
 // lane is one client, used by one call at a time, and the connections it
-// dialled that are still open.
+// dialled that are still open. rdb is replaced (see recover) only by the
+// call holding the lane, under mu.
 type lane struct {
 	rdb   *goredis.Client
 	mu    sync.Mutex
 	conns map[*laneConn]struct{}
+	// closed is set, under mu, once the store closes the lane: it makes
+	// no client any more.
+	closed bool
+
+	// opt and hooks make the lane's client, again when it starts
+	// afresh.
+	opt   goredis.Options
+	hooks []goredis.Hook
+	// dials is shared by the store's lanes; failed is the number, in
+	// dials.n, of this lane's last dial when it failed, 0 when it
+	// succeeded.
+	dials  *dials
+	failed atomic.Uint64
+}
+
+// dials numbers the dials of a store's lanes, in the order they ended,
+// and keeps the number of the last that succeeded. It is safe for
+// concurrent use.
+type dials struct {
+	n  atomic.Uint64
+	ok atomic.Uint64
+}
+
+// ended numbers a dial that just ended, and notes it when it succeeded.
+func (d *dials) ended(err error) uint64 {
+	n := d.n.Add(1)
+	for err == nil {
+		ok := d.ok.Load()
+		if ok >= n || d.ok.CompareAndSwap(ok, n) {
+			break
+		}
+	}
+	return n
+}
+
+// newClient makes a client of the lane's options and hooks.
+func (l *lane) newClient() *goredis.Client {
+	o := l.opt
+	if o.MaintNotificationsConfig != nil {
+		c := *o.MaintNotificationsConfig
+		o.MaintNotificationsConfig = &c
+	}
+	rdb := goredis.NewClient(&o)
+	for _, h := range l.hooks {
+		rdb.AddHook(h)
+	}
+	return rdb
+}
+
+// addHook adds h to the lane's client, and to those it makes later.
+func (l *lane) addHook(h goredis.Hook) {
+	l.hooks = append(l.hooks, h)
+	l.rdb.AddHook(h)
+}
+
+// recover gives the lane a new client when its last dial failed and a
+// dial of another lane has succeeded since: Redis answers again, and the
+// old client may have stopped dialling for up to a second. The caller
+// holds the lane.
+func (l *lane) recover() {
+	failed := l.failed.Load()
+	if failed == 0 || l.dials.ok.Load() < failed {
+		return
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	old := l.rdb
+	l.rdb = l.newClient()
+	l.failed.Store(0)
+	l.mu.Unlock()
+	// Outside mu: closing its connections takes it. Its error (a
+	// connection already closed) says nothing of the new client.
+	old.Close()
+}
+
+// close closes the lane's client; it makes none after.
+func (l *lane) close() error {
+	l.mu.Lock()
+	l.closed = true
+	rdb := l.rdb
+	l.mu.Unlock()
+	return rdb.Close()
 }
 
 // laneConn is a connection of a lane, which it leaves when closed.
@@ -75,9 +171,12 @@ func (l *lane) cut() {
 func (l *lane) DialHook(next goredis.DialHook) goredis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := next(ctx, network, addr)
+		n := l.dials.ended(err)
 		if err != nil {
+			l.failed.Store(n)
 			return nil, err
 		}
+		l.failed.Store(0)
 		lc := &laneConn{Conn: c, l: l}
 		l.mu.Lock()
 		l.conns[lc] = struct{}{}
@@ -112,12 +211,9 @@ func newLanes(ro *goredis.Options) (lanes []*lane, wait time.Duration) {
 	if wait <= 0 {
 		wait = ro.ReadTimeout + time.Second
 	}
+	shared := &dials{}
 	for i := range n {
 		o := *ro
-		if ro.MaintNotificationsConfig != nil {
-			c := *ro.MaintNotificationsConfig
-			o.MaintNotificationsConfig = &c
-		}
 		// One call at a time takes turns in the lane's pool, and the
 		// size of the pool is the store's only so that go-redis stops
 		// dialling as it would: after that many dials failed in a row,
@@ -133,9 +229,9 @@ func newLanes(ro *goredis.Options) (lanes []*lane, wait time.Duration) {
 		// Pipelines and MULTIs on the lane's connection too, not on a
 		// pool of their own.
 		o.PipelinePoolSize = -1
-		l := &lane{conns: make(map[*laneConn]struct{})}
-		l.rdb = goredis.NewClient(&o)
-		l.rdb.AddHook(l)
+		l := &lane{conns: make(map[*laneConn]struct{}), opt: o, dials: shared}
+		l.rdb = l.newClient()
+		l.addHook(l)
 		lanes = append(lanes, l)
 	}
 	return lanes, wait
@@ -147,6 +243,7 @@ func newLanes(ro *goredis.Options) (lanes []*lane, wait time.Duration) {
 func (s *Store) take(ctx context.Context) (*lane, error) {
 	select {
 	case l := <-s.free:
+		l.recover()
 		return l, nil
 	default:
 	}
@@ -154,6 +251,7 @@ func (s *Store) take(ctx context.Context) (*lane, error) {
 	defer t.Stop()
 	select {
 	case l := <-s.free:
+		l.recover()
 		return l, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()

@@ -188,7 +188,7 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		s.maxSkew = DefaultMaxClockSkew
 	}
 	for _, l := range lanes {
-		l.rdb.AddHook(resetHook{s})
+		l.addHook(resetHook{s})
 		s.free <- l
 	}
 	if err := s.init(ctx, opt.ReadOnly); err != nil {
@@ -538,7 +538,7 @@ func (s *Store) Close() error {
 func (s *Store) closeLanes() error {
 	var failed []error
 	for _, l := range s.lanes {
-		if err := l.rdb.Close(); err != nil {
+		if err := l.close(); err != nil {
 			failed = append(failed, err)
 		}
 	}
