@@ -278,7 +278,10 @@ func rateLimitWait(err error) (time.Duration, bool) {
 		return min(max(d, 50*time.Millisecond), time.Minute), true
 	}
 	if b, ok := errors.AsType[*blockedError](err); ok {
-		return b.retryAfter, true
+		// The block itself holds every call until it passes (see
+		// globalLimit); the call tries again within a minute, as for
+		// Discord's own 429s, and waits there.
+		return min(b.retryAfter, time.Minute), true
 	}
 	return 0, false
 }

@@ -145,8 +145,15 @@ func underInteraction(path string) bool {
 	return strings.Contains(path, "/interactions/") || strings.Contains(path, "/webhooks/")
 }
 
-// retryAfterHeader is the wait a 429's Retry-After asks for, within the
-// bounds rateLimitWait keeps; one that cannot be read holds for a second.
+// maxHold bounds how long a 429 holds the bot's calls: a Cloudflare block
+// of the address lasts about an hour, and a Retry-After beyond that (or
+// one that overflows) would silence the bot for longer than any block.
+const maxHold = time.Hour
+
+// retryAfterHeader is the wait a 429's Retry-After asks for, from 50 ms
+// up to maxHold; one that cannot be read holds for a second. A call
+// waits for at most a minute of it before it is tried again (see
+// rateLimitWait), and globalLimit holds it for the rest.
 // RFC 9110 allows delta-seconds or an HTTP-date: a date is measured from
 // the response's own Date when it has one, so that a clock of ours that
 // is off does not stretch or cut the wait, else from now; a date already
@@ -155,9 +162,9 @@ func retryAfterHeader(h http.Header, now time.Time) time.Duration {
 	d := time.Second
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		// Past a minute the cap applies anyway; converting a larger
+		// Past maxHold the cap applies anyway; converting a larger
 		// value (or "Inf") would overflow a Duration into the floor.
-		d = time.Duration(min(s, 60) * float64(time.Second))
+		d = time.Duration(min(s, maxHold.Seconds()) * float64(time.Second))
 	} else if at, err := http.ParseTime(v); err == nil {
 		from := now
 		if date, err := http.ParseTime(h.Get("Date")); err == nil {
@@ -165,5 +172,5 @@ func retryAfterHeader(h http.Header, now time.Time) time.Duration {
 		}
 		d = max(at.Sub(from), 0)
 	}
-	return min(max(d, 50*time.Millisecond), time.Minute)
+	return min(max(d, 50*time.Millisecond), maxHold)
 }

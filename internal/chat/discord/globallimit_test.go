@@ -2,9 +2,12 @@ package discord
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,9 +111,11 @@ func TestRetryAfterHeader(t *testing.T) {
 		{name: "seconds", retryAfter: "3", want: 3 * time.Second},
 		{name: "fractional seconds", retryAfter: "0.5", want: 500 * time.Millisecond},
 		{name: "seconds below the floor", retryAfter: "0", want: 50 * time.Millisecond},
-		{name: "seconds past the bound", retryAfter: "3600", want: time.Minute},
-		{name: "seconds past a Duration", retryAfter: "1e30", want: time.Minute},
-		{name: "infinite seconds", retryAfter: "Inf", want: time.Minute},
+		{name: "seconds past a minute", retryAfter: "600", want: 10 * time.Minute},
+		{name: "a block's hour", retryAfter: "3600", want: time.Hour},
+		{name: "seconds past the bound", retryAfter: "86400", want: time.Hour},
+		{name: "seconds past a Duration", retryAfter: "1e30", want: time.Hour},
+		{name: "infinite seconds", retryAfter: "Inf", want: time.Hour},
 		{name: "unreadable", retryAfter: "soon", want: time.Second},
 		{name: "missing", want: time.Second},
 		{name: "negative seconds", retryAfter: "-5", want: time.Second},
@@ -121,7 +126,8 @@ func TestRetryAfterHeader(t *testing.T) {
 		{name: "asctime date", retryAfter: now.Add(8 * time.Second).Format(time.ANSIC), want: 8 * time.Second},
 		{name: "date already past", retryAfter: date(-time.Hour), want: 50 * time.Millisecond},
 		{name: "date before the response's Date", retryAfter: date(0), date: date(10 * time.Second), want: 50 * time.Millisecond},
-		{name: "date past the bound", retryAfter: date(time.Hour), want: time.Minute},
+		{name: "date past a minute", retryAfter: date(20 * time.Minute), want: 20 * time.Minute},
+		{name: "date past the bound", retryAfter: date(5 * time.Hour), want: time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,3 +241,72 @@ func limitOf(t *testing.T, a *Adapter) *globalLimit {
 	}
 	return gt.g
 }
+
+// TestLongRetryAfterHoldsPastAMinute: a 429 asking for longer than a
+// minute (a Cloudflare block of the address lasts about an hour) held the
+// bot's calls for a minute only, and the calls after it went out into the
+// block, each one more invalid request to Discord. The hold now lasts as
+// long as the Retry-After asks, up to maxHold; a call still tries again
+// within a minute, and waits there for the rest.
+func TestLongRetryAfterHoldsPastAMinute(t *testing.T) {
+	global := func(retryAfter string) (int, string, http.Header) {
+		return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":` + retryAfter + `,"global":true}`,
+			http.Header{"Retry-After": {retryAfter}, "X-Ratelimit-Global": {"true"}, "Content-Type": {"application/json"}}
+	}
+	tests := []struct {
+		name   string
+		answer func(string) (int, string, http.Header)
+		after  string
+		want   time.Duration
+		until  func(*globalLimit) time.Time
+	}{
+		{"global limit", global, "600", 10 * time.Minute, func(g *globalLimit) time.Time { return g.until }},
+		{"blocked address", blocked, "3600", time.Hour, func(g *globalLimit) time.Time { return g.blocked }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sent atomic.Int32
+			base := roundTripper(func(r *http.Request) (*http.Response, error) {
+				sent.Add(1)
+				status, body, h := tt.answer(tt.after)
+				return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+			})
+			g := &globalLimit{}
+			tr := globalTransport{base: base, g: g}
+			req, err := http.NewRequest(http.MethodPost, "https://discord.com/api/v9/channels/301/messages", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := tr.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			g.mu.Lock()
+			left := time.Until(tt.until(g))
+			g.mu.Unlock()
+			if left < tt.want-time.Minute || left > tt.want {
+				t.Errorf("held for %s, want the Retry-After's %s", left.Round(time.Second), tt.want)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			req, err = http.NewRequestWithContext(ctx, http.MethodPost, "https://discord.com/api/v9/channels/302/messages", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a call within the hold: %v, want it held until its context ended", err)
+			}
+			if n := sent.Load(); n != 1 {
+				t.Errorf("%d requests sent, want only the one the 429 answered", n)
+			}
+		})
+	}
+	if d, ok := rateLimitWait(&blockedError{retryAfter: time.Hour}); !ok || d != time.Minute {
+		t.Errorf("rateLimitWait of an hour's block = %s, %v; want a minute before the call tries again", d, ok)
+	}
+}
+
+// roundTripper is an http.RoundTripper of a function.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
