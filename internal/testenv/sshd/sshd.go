@@ -97,8 +97,12 @@ type Host struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	// ns is the mount namespace of a namespaced host's sshd ("" without
-	// one): the processes in it are the host's, orphans included.
-	ns string
+	// one): the processes in it are the host's, orphans included. nsf
+	// holds it open while the host runs: a namespace's inode number is
+	// reused once it is gone, and Stop must not take another test's
+	// host, just started in a namespace of the same number, for this one.
+	ns  string
+	nsf *os.File
 }
 
 // Fleet is a set of running sshd hosts, stopped by the test's cleanup.
@@ -323,7 +327,9 @@ func (f *Fleet) start(h *Host) error {
 	}()
 	pid := cmd.Process.Pid
 	if err := waitListening(pid, h.port, h.Addr, exited); err != nil {
-		killTree(pid, syscall.SIGKILL)
+		if !closed(exited) {
+			killTree(pid, syscall.SIGKILL)
+		}
 		<-exited
 		log := tailFrom(h.log, logFrom, 1024)
 		if errors.Is(err, errExited) {
@@ -336,19 +342,36 @@ func (f *Fleet) start(h *Host) error {
 			strings.TrimSpace(stderr.String()), log)
 	}
 	var ns string
+	var nsf *os.File
 	if !f.opt.NoNamespace {
 		// sshd listens, so it runs in its namespace by now. Should the
 		// link still be the test's own namespace, it is not kept: Stop
 		// kills every process in the host's namespace.
-		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+		if nsf, _ = os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid)); nsf != nil {
+			ns, _ = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", nsf.Fd()))
+		}
 		if self, err := os.Readlink("/proc/self/ns/mnt"); err != nil || ns == self {
 			ns = ""
 		}
+		if ns == "" && nsf != nil {
+			nsf.Close()
+			nsf = nil
+		}
 	}
 	f.mu.Lock()
-	h.cmd, h.exited, h.PID, h.ns = cmd, exited, pid, ns
+	h.cmd, h.exited, h.PID, h.ns, h.nsf = cmd, exited, pid, ns, nsf
 	f.mu.Unlock()
 	return nil
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // errExited is an sshd that exited while it was awaited.
@@ -499,13 +522,20 @@ func (f *Fleet) Stop(i int) {
 func (f *Fleet) stop(i int, sig syscall.Signal) {
 	f.mu.Lock()
 	h := &f.Hosts[i]
-	cmd, exited, ns := h.cmd, h.exited, h.ns
-	h.cmd, h.exited, h.ns = nil, nil, ""
+	cmd, exited, ns, nsf := h.cmd, h.exited, h.ns, h.nsf
+	h.cmd, h.exited, h.ns, h.nsf = nil, nil, "", nil
 	f.mu.Unlock()
 	if cmd == nil {
 		return
 	}
-	killTree(cmd.Process.Pid, sig)
+	if nsf != nil {
+		defer nsf.Close()
+	}
+	// An sshd that exited was reaped: its PID may be another process's
+	// by now (PIDs wrap at 32768 on many machines).
+	if !closed(exited) {
+		killTree(cmd.Process.Pid, sig)
+	}
 	// A session whose connection ended earlier (a host that hung, say)
 	// is no longer sshd's descendant but still runs on the host.
 	for _, p := range inNamespace(ns) {
@@ -610,7 +640,8 @@ func (f *Fleet) Log(i int) string {
 func (f *Fleet) pid(i int) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.Hosts[i].cmd == nil {
+	// An sshd that exited was reaped, and its PID may be reused.
+	if f.Hosts[i].cmd == nil || closed(f.Hosts[i].exited) {
 		return 0
 	}
 	return f.Hosts[i].PID

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -195,4 +196,35 @@ func TestStartFailureSaysWhy(t *testing.T) {
 		t.Errorf("start: %v; a broken config is not a taken port", err)
 	}
 	t.Logf("start: %v", err)
+}
+
+// TestStopLeavesWhatIsNoLongerTheHosts: once a host's sshd has exited and
+// been reaped, its PID (PIDs wrap at 32768 on many machines) and the
+// number of its mount namespace may be another process's, another
+// test's sshd starting say: Pause, Resume and Stop must not signal them.
+// The host holds its namespace open while it runs, so that its number
+// stays its own until Stop has killed what runs in it.
+func TestStopLeavesWhatIsNoLongerTheHosts(t *testing.T) {
+	f := StartFleet(t, 1, Options{})
+	h := &f.Hosts[0]
+	f.mu.Lock()
+	ns, nsf, exited := h.ns, h.nsf, h.exited
+	f.mu.Unlock()
+	if ns == "" || nsf == nil {
+		t.Fatalf("namespace %q, file %v; want the host's namespace held open", ns, nsf)
+	}
+	if l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(nsf.Fd()))); err != nil || l != ns {
+		t.Errorf("held namespace %q (%v), want %q", l, err, ns)
+	}
+	if err := syscall.Kill(h.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	if pid := f.pid(0); pid != 0 {
+		t.Errorf("pid of a reaped sshd = %d, want 0: nothing to signal", pid)
+	}
+	f.Stop(0)
+	if _, err := nsf.Stat(); err == nil {
+		t.Error("the namespace is still held after Stop")
+	}
 }
