@@ -181,7 +181,12 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 		sh.exit = sess.Wait()
 		close(sh.ended)
 	}()
-	if _, err := io.WriteString(sh.stdin, nonce+"\n"); err != nil {
+	// EOF is the host closing the channel: a login that runs something
+	// else than the shell (a ForceCommand that exits at once) may have
+	// ended already. Its end, awaited below, says why, as does that of
+	// a connection that is gone; taken for a network error here, it read
+	// as "connection lost" on a fast host.
+	if _, err := io.WriteString(sh.stdin, nonce+"\n"); err != nil && !errors.Is(err, io.EOF) {
 		return failed(err)
 	}
 	res, err := sh.wait(ctx, first)
