@@ -492,7 +492,7 @@ func (s *Scheduler) mayHaveLeft(ctx context.Context, name string, dep time.Time,
 }
 
 // cancellable is the departure a cancel at now calls off: one due within
-// the train's grace that has not run yet (a leader taking over, a store
+// the train's grace (or on time, a minute) that has not run yet (a leader taking over, a store
 // coming back, would still run it), or one that waits for another
 // departure of the train to end (waiting), within its grace, else the
 // next one.
@@ -507,10 +507,13 @@ func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState
 	if last.IsZero() {
 		after = s.neverLeftFrom(ctx, name, now)
 	}
-	if floor := now.Add(-tr.cfg.Grace.D()); after.Before(floor) {
+	// A departure up to a minute late leaves as on time, whatever the
+	// grace (runsLate): a grace shorter than that, 0s among them, still
+	// leaves it due for that minute.
+	if floor := now.Add(-max(tr.cfg.Grace.D(), onTime) - time.Nanosecond); after.Before(floor) {
 		after = floor
 	}
-	if due, ok := latest(sc, after, now, tr.cfg.Grace.D()); ok {
+	if due, ok := latest(sc, after, now, tr.cfg.Grace.D()); ok && runsLate(now.Sub(due), tr.cfg.Grace.D()) {
 		return due, false, nil
 	}
 	w, err := s.store.LastRun(ctx, name, KindWaiting)

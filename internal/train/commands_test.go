@@ -129,6 +129,18 @@ func TestBoard(t *testing.T) {
 			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
 		},
 		{
+			// Up to a minute late is on time, whatever the grace: a
+			// leader taking over then runs it, with this car.
+			name: "a departure due less than a minute ago, with grace 0s, takes the car", now: at(2026, 6, 2, 14, 0).Add(40 * time.Second),
+			edit: func(c *config.Config) { c.Trains["daily"].Grace = 0 },
+			setup: func(h *harness) {
+				h.store.MarkRun(h.t.Context(), "daily", KindDeparture, at(2026, 6, 1, 14, 0))
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
 			// The bot does not run the 14:00 departure of a train that
 			// never left for a car boarded after it, whenever it started.
 			name: "a train that never left, its departure due as the first car boards", now: at(2026, 6, 2, 14, 5),

@@ -775,26 +775,33 @@ func TestCatchUpBeforeCrash(t *testing.T) {
 
 // TestCancelDuringTakeover: a cancel while today's departure is due but
 // has not run (the leader died before it; a new one takes over within
-// grace) calls off today's departure, not tomorrow's.
+// grace, or within the minute that counts as on time whatever the grace)
+// calls off today's departure, not tomorrow's.
 func TestCancelDuringTakeover(t *testing.T) {
-	h := newHarness(t, at(2026, 6, 2, 13, 50), nil)
-	h.board("alice", "accounting", "1338")
-	h.leaderFrom = at(2026, 6, 2, 14, 1)
-	h.run(at(2026, 6, 2, 13, 59))
-	h.clock.Set(at(2026, 6, 2, 14, 0).Add(30 * time.Second))
-	reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
-	if err != nil {
-		t.Fatalf("Cancel: %v", err)
-	}
-	if !strings.Contains(reply.Title, "Tue 2 Jun 14:00") {
-		t.Errorf("Cancel reply: got %q, want today's 14:00 cancelled", reply.Title)
-	}
-	h.run(at(2026, 6, 2, 14, 30))
-	if got := h.runner.texts(); len(got) != 0 {
-		t.Errorf("deploys: got %q, want none: today's departure was cancelled", got)
-	}
-	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
-		t.Errorf("aboard: got %q", got)
+	for _, grace := range []time.Duration{15 * time.Minute, 30 * time.Second, 0} {
+		t.Run("grace "+grace.String(), func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 13, 50), func(c *config.Config) {
+				c.Trains["daily"].Grace = config.Duration(grace)
+			})
+			h.board("alice", "accounting", "1338")
+			h.leaderFrom = at(2026, 6, 2, 14, 1)
+			h.run(at(2026, 6, 2, 13, 59))
+			h.clock.Set(at(2026, 6, 2, 14, 0).Add(45 * time.Second))
+			reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+			if err != nil {
+				t.Fatalf("Cancel: %v", err)
+			}
+			if !strings.Contains(reply.Title, "Tue 2 Jun 14:00") {
+				t.Errorf("Cancel reply: got %q, want today's 14:00 cancelled", reply.Title)
+			}
+			h.run(at(2026, 6, 2, 14, 30))
+			if got := h.runner.texts(); len(got) != 0 {
+				t.Errorf("deploys: got %q, want none: today's departure was cancelled", got)
+			}
+			if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+				t.Errorf("aboard: got %q", got)
+			}
+		})
 	}
 }
 

@@ -106,6 +106,12 @@ const onceTTL = 48 * time.Hour
 // ones were missed (the bot was down or asleep).
 const onTime = time.Minute
 
+// runsLate reports whether a departure late by late still leaves: on
+// time, or less late than the train's grace. Cancel and Board name the
+// departure by the same rule, so that the one they call off or board is
+// the one that leaves.
+func runsLate(late, grace time.Duration) bool { return late <= onTime || late < grace }
+
 // Scheduler runs the trains of a config: Run fires their scheduled events
 // and the other methods serve the /train commands. It is safe for
 // concurrent use.
@@ -699,13 +705,13 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		})
 	}
 	var note string
+	if !runsLate(late, d.tr.cfg.Grace.D()) {
+		log.Warn("train: departure missed", "late", late)
+		return s.notLeavingAfter(ctx, d, prev, missedDown, func(ctx context.Context) {
+			s.announceMissed(ctx, d.name, d.tr, d.at, now, down)
+		})
+	}
 	if late > onTime {
-		if late >= d.tr.cfg.Grace.D() {
-			log.Warn("train: departure missed", "late", late)
-			return s.notLeavingAfter(ctx, d, prev, missedDown, func(ctx context.Context) {
-				s.announceMissed(ctx, d.name, d.tr, d.at, now, down)
-			})
-		}
 		note = fmt.Sprintf("running the %s departure late (the bot was down)", clock(d.at.In(d.tr.loc)))
 		log.Warn("train: departure late", "late", late)
 	}
