@@ -323,6 +323,10 @@ func TestCheckConfig(t *testing.T) {
 	gmtCfg := filepath.Join(dir, "gmt.yaml")
 	os.WriteFile(gmtCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
 		"    environments:\n      prod:\n        hosts: [localhost]\n        window: {timezone: Etc/GMT-1, weekly: [\"Mon-Fri 09:00-17:00\"]}\n"), 0o644)
+	// A window in EST, which is UTC-5 all year, not US Eastern time.
+	estCfg := filepath.Join(dir, "est.yaml")
+	os.WriteFile(estCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
+		"    environments:\n      prod:\n        hosts: [localhost]\n        window: {timezone: EST, weekly: [\"Mon-Fri 09:00-17:00\"]}\n"), 0o644)
 	// A store.path through a file where a directory should be: the
 	// bot could not create the store there, which is warned of, as a
 	// config is often checked where it does not run.
@@ -349,8 +353,11 @@ func TestCheckConfig(t *testing.T) {
 		{"ssh key others may read, warned of", []string{"-config", sshCfg, "check-config"}, 0,
 			"OpenSSH would refuse to use: whoever reads one can log in to its hosts:\n  apps.web.environments.prod.ssh.key_file: " + openKey + " may be read by others than its owner (mode 0644): chmod 600 " + openKey},
 		{"zone of inverted sign, warned of", []string{"-config", gmtCfg, "check-config"}, 0,
-			"the other way round (Etc/GMT-1 is an hour ahead of UTC): windows and trains in them open, close and leave at other hours than the name suggests unless that is what is meant:\n" +
+			misleadingZonesWarning + ":\n" +
 				"  apps.web.environments.prod.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted): write it Etc/GMT-1 only if you mean UTC+1; for UTC-1 write Etc/GMT+1"},
+		{"zone without the daylight saving its name suggests, warned of", []string{"-config", estCfg, "check-config"}, 0,
+			misleadingZonesWarning + ":\n" +
+				"  apps.web.environments.prod.window.timezone: EST is UTC-05:00 all year, without daylight saving: for US Eastern time, which has it, write America/New_York; keep EST only if you mean UTC-5 all year"},
 		{"redis database not a number", []string{"-config", withRedis("redisdb", "    url: redis://bot:s3cret@127.0.0.1:1/two"), "check-config"}, 1,
 			`store.redis: state store url redis://bot:xxxxx@127.0.0.1:1/two is not valid: redis: invalid database number: "two"`},
 		{"redis option unknown", []string{"-config", withRedis("redisopt", "    url: redis://bot:s3cret@127.0.0.1:1/0?max_retrys=2"), "check-config"}, 1,
@@ -1041,7 +1048,7 @@ func TestStartWarnsOfInvertedZone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("console: %v", err)
 	}
-	for _, want := range []string{invertedZonesWarning, "apps.demo.environments.local.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted)"} {
+	for _, want := range []string{misleadingZonesWarning, "apps.demo.environments.local.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output: got %q, want it to contain %q", out, want)
 		}

@@ -185,8 +185,8 @@ func run(ctx context.Context, args []string, std stdio) error {
 		if exposed := cfg.ExposedKeyFiles(); len(exposed) > 0 {
 			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", exposedKeysWarning, strings.Join(exposed, "\n  "))
 		}
-		if inverted := cfg.InvertedZones(); len(inverted) > 0 {
-			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", invertedZonesWarning, strings.Join(inverted, "\n  "))
+		if misleading := cfg.MisleadingZones(); len(misleading) > 0 {
+			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", misleadingZonesWarning, strings.Join(misleading, "\n  "))
 		}
 		return nil
 	case "audit":
@@ -218,8 +218,8 @@ func run(ctx context.Context, args []string, std stdio) error {
 	for _, k := range cfg.ExposedKeyFiles() {
 		log.Warn(exposedKeysWarning, "key", k)
 	}
-	for _, z := range cfg.InvertedZones() {
-		log.Warn(invertedZonesWarning, "zone", z)
+	for _, z := range cfg.MisleadingZones() {
+		log.Warn(misleadingZonesWarning, "zone", z)
 	}
 	stopProfile, err := startProfile(*cpuProfile, *memProfile)
 	if err != nil {
@@ -811,6 +811,6 @@ const inlineSecretsWarning = "secrets written in the config file, not taken from
 // read: said, not refused, though OpenSSH refuses them.
 const exposedKeysWarning = "SSH private keys others may read, which OpenSSH would refuse to use: whoever reads one can log in to its hosts"
 
-// invertedZonesWarning introduces the zones named Etc/GMT-N or Etc/GMT+N:
-// valid, and meant by some, but read the other way round by most.
-const invertedZonesWarning = "time zones named for an offset from UTC with the sign the other way round (Etc/GMT-1 is an hour ahead of UTC): windows and trains in them open, close and leave at other hours than the name suggests unless that is what is meant"
+// misleadingZonesWarning introduces the zones named Etc/GMT-N or Etc/GMT+N,
+// and EST and MST: valid, and meant by some, but read otherwise by most.
+const misleadingZonesWarning = "time zones that may not keep the hours their name suggests (Etc/GMT-1 is an hour ahead of UTC, not behind; EST is UTC-5 all year, without US daylight saving): windows and trains in them open, close and leave at other hours than the name suggests unless that is what is meant"

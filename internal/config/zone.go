@@ -34,6 +34,17 @@ func loadZone(name string) (*time.Location, error) {
 // Etc/GMT-14 to Etc/GMT+12, with the prefix or without.
 var etcGMT = regexp.MustCompile(`^((?:Etc/)?GMT)([+-])([0-9]{1,2})$`)
 
+// ZoneNote says how a zone may not keep the hours its name suggests, for
+// a zone named Etc/GMT-N or Etc/GMT+N (see InvertedZone) and for EST and
+// MST (see fixedZone); "" for any other zone, and for a name that is no
+// zone.
+func ZoneNote(name string) string {
+	if note := InvertedZone(name); note != "" {
+		return note
+	}
+	return fixedZone(name)
+}
+
 // InvertedZone says, for a zone named Etc/GMT-N or Etc/GMT+N, the offset
 // from UTC it names and how to write the other: POSIX signs such names
 // the other way round (Etc/GMT-1 is UTC+01:00), so a window written to be
@@ -55,24 +66,56 @@ func InvertedZone(name string) string {
 		name, time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", offset)).Format("-07:00"), name, flipped, hours, sign, hours, prefix, flipped, hours)
 }
 
-// InvertedZones lists the timezone keys naming a zone Etc/GMT-N or
-// Etc/GMT+N, each with its key path and what InvertedZone says of it.
-// Such a zone is valid, and may be meant: `bot check-config` and the
-// start-up log warn of each rather than refuse it.
-func (c *Config) InvertedZones() []string {
+// regionTime names, for the zones tzdata keeps at one offset all year
+// under a name people read as a region's time, that region's time and the
+// zone that keeps it, daylight saving included. EST and MST are read as US
+// Eastern and Mountain time, which change clocks in March and November:
+// written for those, windows and trains in them open, close and leave an
+// hour off for eight months of the year. HST is not listed: Hawaii keeps
+// no daylight saving either.
+var regionTime = map[string]string{
+	"EST": "US Eastern time, which has it, write America/New_York",
+	"MST": "US Mountain time, which has it, write America/Denver (America/Phoenix has none)",
+}
+
+// fixedZone says, for EST and MST, that they keep one offset all year and
+// which zone keeps the region's time; "" for any other name.
+func fixedZone(name string) string {
+	region, ok := regionTime[name]
+	if !ok {
+		return ""
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return ""
+	}
+	_, winter := time.Date(2026, 1, 15, 12, 0, 0, 0, loc).Zone()
+	_, summer := time.Date(2026, 7, 15, 12, 0, 0, 0, loc).Zone()
+	if winter != summer {
+		return "" // zone data that gives it daylight saving keeps the region's time
+	}
+	return fmt.Sprintf("%s is UTC%s all year, without daylight saving: for %s; keep %s only if you mean UTC%d all year",
+		name, time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", winter)).Format("-07:00"), region, name, winter/3600)
+}
+
+// MisleadingZones lists the timezone keys naming a zone that may not keep
+// the hours its name suggests (see ZoneNote), each with its key path and
+// what ZoneNote says of it. Such a zone is valid, and may be meant: `bot
+// check-config` and the start-up log warn of each rather than refuse it.
+func (c *Config) MisleadingZones() []string {
 	var out []string
 	for _, app := range c.AppNames() {
 		a := c.Apps[app]
 		for _, env := range a.EnvNames() {
 			if w := a.Envs[env].Window; w != nil {
-				if note := InvertedZone(w.Timezone); note != "" {
+				if note := ZoneNote(w.Timezone); note != "" {
 					out = append(out, fmt.Sprintf("apps.%s.environments.%s.window.timezone: %s", app, env, note))
 				}
 			}
 		}
 	}
 	for _, name := range sortedKeys(c.Trains) {
-		if note := InvertedZone(c.Trains[name].Timezone); note != "" {
+		if note := ZoneNote(c.Trains[name].Timezone); note != "" {
 			out = append(out, fmt.Sprintf("trains.%s.timezone: %s", name, note))
 		}
 	}

@@ -118,9 +118,11 @@ func checkZonesWithoutZoneData(t *testing.T) {
 	}
 }
 
-// TestInvertedZone: a zone named Etc/GMT-N or Etc/GMT+N is the opposite
-// of the offset it reads as, and is said to be; no other zone is.
-func TestInvertedZone(t *testing.T) {
+// TestZoneNote: a zone named Etc/GMT-N or Etc/GMT+N is the opposite of
+// the offset it reads as, and EST and MST keep one offset all year where
+// the regions they read as change clocks: each is said to be; no other
+// zone is.
+func TestZoneNote(t *testing.T) {
 	tests := []struct{ zone, want string }{
 		{"Etc/GMT-1", "Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted): write it Etc/GMT-1 only if you mean UTC+1; for UTC-1 write Etc/GMT+1"},
 		{"Etc/GMT+5", "Etc/GMT+5 is UTC-05:00 (POSIX signs are inverted): write it Etc/GMT+5 only if you mean UTC-5; for UTC+5 write Etc/GMT-5"},
@@ -134,29 +136,39 @@ func TestInvertedZone(t *testing.T) {
 		{"", ""},
 		{"Europe/Warsaw", ""},
 		{"Etc/GMT-15", ""}, // no such zone
+		{"EST", "EST is UTC-05:00 all year, without daylight saving: for US Eastern time, which has it, write America/New_York; keep EST only if you mean UTC-5 all year"},
+		{"MST", "MST is UTC-07:00 all year, without daylight saving: for US Mountain time, which has it, write America/Denver (America/Phoenix has none); keep MST only if you mean UTC-7 all year"},
+		{"EST5EDT", ""}, // has daylight saving
+		{"HST", ""},     // Hawaii has none either
+		{"PST", ""},     // no such zone
+		{"CET", ""},     // has daylight saving
+		{"est", ""},     // no such zone
+		{"America/New_York", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.zone, func(t *testing.T) {
-			if got := InvertedZone(tt.zone); got != tt.want {
-				t.Errorf("InvertedZone(%q): got %q, want %q", tt.zone, got, tt.want)
+			if got := ZoneNote(tt.zone); got != tt.want {
+				t.Errorf("ZoneNote(%q): got %q, want %q", tt.zone, got, tt.want)
 			}
 		})
 	}
 }
 
-// TestInvertedZones: every timezone key of a window or a train naming
+// TestMisleadingZones: every timezone key of a window or a train naming
 // such a zone is listed with its path; the config is not refused.
-func TestInvertedZones(t *testing.T) {
+func TestMisleadingZones(t *testing.T) {
 	y := strings.Replace(minimalYAML, "      prod:\n        hosts: [web1]\n",
 		"      prod:\n        hosts: [web1]\n        window: {timezone: Etc/GMT-1, weekly: [\"Mon-Fri 09:00-17:00\"]}\n", 1)
 	y += "trains:\n  weekly:\n    env: prod\n    channels: [\"#r\"]\n    timezone: Europe/Warsaw\n    boarding: \"0 10 * * 1\"\n    departure: \"0 14 * * 1\"\n"
 	y += "  daily:\n    env: prod\n    channels: [\"#r\"]\n    timezone: Etc/GMT+2\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * *\"\n"
+	y += "  nightly:\n    env: prod\n    channels: [\"#r\"]\n    timezone: EST\n    boarding: \"0 20 * * *\"\n    departure: \"0 22 * * *\"\n"
 	c := mustParse(t, filepath.Join(t.TempDir(), "switchman.yaml"), y, nil)
 	want := []string{
 		"apps.web.environments.prod.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted): write it Etc/GMT-1 only if you mean UTC+1; for UTC-1 write Etc/GMT+1",
 		"trains.daily.timezone: Etc/GMT+2 is UTC-02:00 (POSIX signs are inverted): write it Etc/GMT+2 only if you mean UTC-2; for UTC+2 write Etc/GMT-2",
+		"trains.nightly.timezone: EST is UTC-05:00 all year, without daylight saving: for US Eastern time, which has it, write America/New_York; keep EST only if you mean UTC-5 all year",
 	}
-	if got := c.InvertedZones(); !slices.Equal(got, want) {
-		t.Errorf("InvertedZones: got %q, want %q", got, want)
+	if got := c.MisleadingZones(); !slices.Equal(got, want) {
+		t.Errorf("MisleadingZones: got %q, want %q", got, want)
 	}
 }
