@@ -327,6 +327,12 @@ func TestCheckConfig(t *testing.T) {
 	estCfg := filepath.Join(dir, "est.yaml")
 	os.WriteFile(estCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
 		"    environments:\n      prod:\n        hosts: [localhost]\n        window: {timezone: EST, weekly: [\"Mon-Fri 09:00-17:00\"]}\n"), 0o644)
+	// A train written for the first Monday of a month, which cron runs on
+	// the first seven days and on every Monday.
+	eitherCfg := filepath.Join(dir, "either.yaml")
+	os.WriteFile(eitherCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
+		"    environments:\n      prod:\n        hosts: [localhost]\n"+
+		"trains:\n  monthly:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 1-7 * 1\"\n"), 0o644)
 	// A store.path through a file where a directory should be: the
 	// bot could not create the store there, which is warned of, as a
 	// config is often checked where it does not run.
@@ -355,6 +361,9 @@ func TestCheckConfig(t *testing.T) {
 		{"zone of inverted sign, warned of", []string{"-config", gmtCfg, "check-config"}, 0,
 			misleadingZonesWarning + ":\n" +
 				"  apps.web.environments.prod.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted): write it Etc/GMT-1 only if you mean UTC+1; for UTC-1 write Etc/GMT+1"},
+		{"train schedule naming both day fields, warned of", []string{"-config", eitherCfg, "check-config"}, 0,
+			eitherDaysWarning + ":\n" +
+				`  trains.monthly.departure: "0 14 1-7 * 1" names days of the month (1-7) and of the week (1), so it comes on every day that is either, as cron reads it, not only on those that are both: for one of them alone, write * in the other`},
 		{"zone without the daylight saving its name suggests, warned of", []string{"-config", estCfg, "check-config"}, 0,
 			misleadingZonesWarning + ":\n" +
 				"  apps.web.environments.prod.window.timezone: EST is UTC-05:00 all year, without daylight saving: for US Eastern time, which has it, write America/New_York; keep EST only if you mean UTC-5 all year"},

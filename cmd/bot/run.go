@@ -188,6 +188,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 		if misleading := cfg.MisleadingZones(); len(misleading) > 0 {
 			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", misleadingZonesWarning, strings.Join(misleading, "\n  "))
 		}
+		if either := cfg.EitherDays(); len(either) > 0 {
+			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", eitherDaysWarning, strings.Join(either, "\n  "))
+		}
 		return nil
 	case "audit":
 		return exportAudit(ctx, *cfgPath, cfgChosen, *since, *auditApp, std)
@@ -220,6 +223,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 	}
 	for _, z := range cfg.MisleadingZones() {
 		log.Warn(misleadingZonesWarning, "zone", z)
+	}
+	for _, sc := range cfg.EitherDays() {
+		log.Warn(eitherDaysWarning, "schedule", sc)
 	}
 	stopProfile, err := startProfile(*cpuProfile, *memProfile)
 	if err != nil {
@@ -810,6 +816,11 @@ const inlineSecretsWarning = "secrets written in the config file, not taken from
 // exposedKeysWarning introduces the SSH keys others than their owner may
 // read: said, not refused, though OpenSSH refuses them.
 const exposedKeysWarning = "SSH private keys others may read, which OpenSSH would refuse to use: whoever reads one can log in to its hosts"
+
+// eitherDaysWarning introduces the train schedules naming days of the
+// month and of the week: valid, and meant by some, but written by most for
+// the days that are both.
+const eitherDaysWarning = "train schedules naming days of the month and days of the week, which cron runs on every day that is either, not only on days that are both: trains in them board and leave on more days than may be meant"
 
 // misleadingZonesWarning introduces the zones named Etc/GMT-N or Etc/GMT+N,
 // and EST and MST: valid, and meant by some, but read otherwise by most.

@@ -166,3 +166,36 @@ func (c *Config) validateTrains(loc locator, ps *problems) {
 		}
 	}
 }
+
+// cronStar is the bit robfig/cron sets in a day field written * or ? (or
+// */1): with it in either day field, a day must match both; without it in
+// both, "*/2" among them, cron runs on a day that matches either.
+const cronStar = 1 << 63
+
+// EitherDays lists the train schedules that name days of the month and
+// days of the week, each with its key: cron runs such a schedule on every
+// day that matches either field, as crontab(5) says, not only on those
+// that match both, so "0 14 1-7 * 1", written for the first Monday of a
+// month, leaves on the first seven days and on every Monday. Such a
+// schedule is valid, and may be meant: `bot check-config` and the
+// start-up log warn of each rather than refuse it.
+func (c *Config) EitherDays() []string {
+	var out []string
+	for _, name := range sortedKeys(c.Trains) {
+		t := c.Trains[name]
+		for _, k := range []struct{ key, spec string }{{"boarding", t.Boarding}, {"reminder", t.Reminder}, {"departure", t.Departure}} {
+			cs, err := t.Schedule(k.spec)
+			if err != nil {
+				continue // refused by validateTrains, or not set
+			}
+			ss, ok := cs.(*cron.SpecSchedule)
+			f := strings.Fields(k.spec)
+			if !ok || ss.Dom&cronStar != 0 || ss.Dow&cronStar != 0 || len(f) != 5 {
+				continue
+			}
+			out = append(out, fmt.Sprintf("trains.%s.%s: %q names days of the month (%s) and of the week (%s), so it comes on every day that is either, as cron reads it, not only on those that are both: for one of them alone, write * in the other",
+				name, k.key, k.spec, f[2], f[4]))
+		}
+	}
+	return out
+}
